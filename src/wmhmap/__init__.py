@@ -1,0 +1,1 @@
+"""wmhmap: regional white matter hyperintensity mapping."""

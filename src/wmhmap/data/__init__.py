@@ -1,0 +1,1 @@
+"""Data layer: validated NIfTI loading, the manifest contract, and dataset readers."""
