@@ -7,6 +7,8 @@ from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
 
+import wmhmap.config  # noqa: F401  (registers the resolvers conf/ uses)
+
 __all__ = ["CONF_DIR", "run_dir"]
 
 CONF_DIR = str(Path(os.environ.get("WMHMAP_CONF_DIR", Path(__file__).resolve().parents[3] / "conf")))

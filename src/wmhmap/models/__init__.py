@@ -1,0 +1,1 @@
+"""Segmentation models: the LightningModule, losses and learning-rate schedules."""

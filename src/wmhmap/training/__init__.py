@@ -1,0 +1,1 @@
+"""Segmentation training: subject-level splits, patch sampling, the data module and the train stage."""
