@@ -35,11 +35,13 @@ SEXES: frozenset[str] = frozenset({"F", "M"})
 
 
 def _is_blank(value: object) -> bool:
-    return value is None or (isinstance(value, float) and pd.isna(value)) or (isinstance(value, str) and not value.strip())
+    if isinstance(value, str):
+        return not value.strip()
+    return pd.api.types.is_scalar(value) and bool(pd.isna(value))  # None, NaN, pd.NA, NaT
 
 
 def _normalise(frame: pd.DataFrame) -> pd.DataFrame:
-    frame = frame.copy()
+    frame = frame.reset_index(drop=True)  # row numbers in messages count from the table's first row
     for column in OPTIONAL_COLUMNS:
         if column not in frame.columns:
             frame[column] = pd.NA
@@ -67,6 +69,7 @@ def validate_manifest(
     missing_cols = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing_cols:
         raise ManifestError(source, [f"missing required column(s): {', '.join(missing_cols)}"])
+    raw_age = frame["age"].reset_index(drop=True) if "age" in frame.columns else None
     frame = _normalise(frame)
     root = Path(root) if root is not None else Path.cwd()
     diagnoses = frozenset(diagnoses)
@@ -90,6 +93,10 @@ def validate_manifest(
         for i in values.index[values.notna() & ~values.isin(allowed)]:
             problems.append(f"{row_name(i)}: unknown {column} '{values[i]}' (expected one of {sorted(allowed)})")
 
+    if raw_age is not None:
+        unparsed = frame["age"].isna() & ~raw_age.map(_is_blank)
+        for i in frame.index[unparsed]:
+            problems.append(f"{row_name(i)}: age '{raw_age[i]}' is not a number")
     for i in frame.index[frame["age"].notna() & ((frame["age"] < 0) | (frame["age"] > 130))]:
         problems.append(f"{row_name(i)}: implausible age {frame.at[i, 'age']}")
 
@@ -99,7 +106,8 @@ def validate_manifest(
             if pd.isna(value):
                 resolved.append(pd.NA)
                 continue
-            path = Path(value) if os.path.isabs(value) else root / value
+            # normpath undoes write_manifest's relpath ("../images/x") without following symbolic links
+            path = Path(os.path.normpath(value if os.path.isabs(value) else root / value))
             if check_files and not path.is_file():
                 problems.append(f"{row_name(i)}: {column} file not found: {path}")
             resolved.append(str(path))

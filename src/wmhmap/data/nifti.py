@@ -95,13 +95,23 @@ def load_mask(path: str | Path, allow_empty: bool = False) -> nib.Nifti1Image:
     return nib.Nifti1Image(mask, image.affine, header)
 
 
+def _axcodes(affine: np.ndarray) -> str:
+    """Orientation letters of an affine (e.g. 'LAS'); '?' for an axis the affine does not determine."""
+    return "".join(code or "?" for code in nib.aff2axcodes(affine))
+
+
 def grid_difference(a: nib.Nifti1Image, b: nib.Nifti1Image, atol: float = 1e-3) -> str | None:
     """Describe how two images' grids differ (shape, then affine beyond ``atol`` mm), or None if they match."""
     if a.shape[:3] != b.shape[:3]:
         return f"shape {tuple(a.shape[:3])} vs {tuple(b.shape[:3])}"
     delta = np.abs(a.affine - b.affine)
     if float(delta.max()) > atol:
-        return f"affines differ by up to {float(delta.max()):.4g} (tolerance {atol})\n{a.affine}\nvs\n{b.affine}"
+        codes = _axcodes(a.affine), _axcodes(b.affine)
+        flipped = f"; stored {codes[0]} vs {codes[1]}" if codes[0] != codes[1] else ""
+        return (
+            f"affines differ by up to {float(delta.max()):.4g} (tolerance {atol}){flipped}\n"
+            f"{a.affine}\nvs\n{b.affine}"
+        )
     return None
 
 
