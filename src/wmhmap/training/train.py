@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -72,8 +73,6 @@ def _loggers(cfg: DictConfig, run_dir: Path) -> list[Any]:
         if logger_cfg is None:
             continue
         if name == "wandb":
-            import os
-
             os.environ.update(wandb_settings_env(run_dir, "offline" if logger_cfg.offline else "online"))
             # A run directory keeps one W&B run id, so a resumed run continues the same W&B run.
             run_id = hashlib.sha1(str(run_dir.resolve()).encode()).hexdigest()[:12]
@@ -83,27 +82,34 @@ def _loggers(cfg: DictConfig, run_dir: Path) -> list[Any]:
     return loggers
 
 
-def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
+def _finish_wandb(exit_code: int) -> None:
+    """Close the W&B run if one is open (the tracker is closed even when fitting fails)."""
+    import wandb
+
+    if wandb.run is not None:
+        wandb.finish(exit_code=exit_code)
+
+
+def train(cfg: DictConfig, run_dir: Path, extra_callbacks: list[pl.Callback] | None = None) -> dict[str, Any]:
     """Fit the configured model; returns the metrics (``val/dice_best`` is the score a sweep optimises)."""
     pl.seed_everything(cfg.seed, workers=True)
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     datamodule = build_datamodule(cfg)
     module = build_module(cfg)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
+    callbacks += list(extra_callbacks or [])
     loggers = _loggers(cfg, run_dir)
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
+    resolved = OmegaConf.to_container(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), resolve=True)
+    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(resolved))
     for logger in loggers:
-        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+        logger.log_hyperparams(resolved)
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=resolve_ckpt_path(cfg.get("ckpt_path"), run_dir))
-    finally:
-        for logger in loggers:
-            if hasattr(logger, "experiment") and type(logger).__name__ == "WandbLogger":
-                import wandb
-
-                if wandb.run is not None:
-                    wandb.finish(exit_code=0 if trainer.state.status.value == "finished" else 1)
+    except BaseException:
+        _finish_wandb(exit_code=1)
+        raise
+    _finish_wandb(exit_code=0)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     metrics["val/dice_best"] = module.best_dice
     best = getattr(trainer.checkpoint_callback, "best_model_path", "")
