@@ -30,3 +30,20 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data not found at {SHARED_DATA} (see ../shared/data/README.md)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small synthetic cohort (coarse voxels) with its manifest, generated once per test session.
+
+    Returns the data root: ``<root>/synthetic/manifest.csv``; stage configs reach it with
+    ``paths.data_dir=<root>``.
+    """
+    from wmhmap.data.manifest import write_manifest
+    from wmhmap.synthetic import generate_cohort
+
+    root = tmp_path_factory.mktemp("data")
+    frame = generate_cohort(root / "synthetic", n_subjects=10, seed=3, resolution_mm=3.0, workers=2,
+                            progress=False, montage_subjects=2)
+    write_manifest(frame, root / "synthetic" / "manifest.csv")
+    return root

@@ -10,7 +10,7 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, open_dict, read_write
 
 import wmhmap.config  # noqa: F401  (registers the resolvers conf/ uses)
 
@@ -33,9 +33,9 @@ def compose_stage(stage: str, overrides: Sequence[str] = (), run_dir: str | Path
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3", job_name=stage):
         cfg = compose(config_name=stage, overrides=list(overrides), return_hydra_config=True)
-    HydraConfig.instance().set_config(cfg)
     if run_dir is not None:
-        with open_dict(cfg):
+        with read_write(cfg), open_dict(cfg):
             cfg.paths.run_dir = str(Path(run_dir).absolute())
             cfg.hydra.runtime.output_dir = str(Path(run_dir).absolute())
+    HydraConfig.instance().set_config(cfg)
     return cfg

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import hydra
 from omegaconf import DictConfig
 
-from wmhmap.cli.common import CONF_DIR, run_dir
+from wmhmap.cli.common import CONF_DIR
+
+
+def run(cfg: DictConfig, trial: Any = None) -> int:
+    """Predict on a composed config; returns the number of subjects predicted."""
+    from wmhmap.inference.stage import run_predict
+
+    return len(run_predict(cfg, Path(cfg.paths.run_dir)).table)
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="predict")
 def main(cfg: DictConfig) -> None:
-    from wmhmap.inference.stage import run_predict
-
-    run_predict(cfg, run_dir())
+    run(cfg)
 
 
 if __name__ == "__main__":

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
-from sklearn.model_selection import StratifiedGroupKFold
+from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 
 __all__ = ["Split", "KFoldSplit", "LeaveOneSiteOutSplit", "OfficialSplit", "FixedSplit"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,13 @@ class KFoldSplit:
         rows = rows[rows["split"].isin(list(self.pool))].reset_index(drop=True)
         if rows["subject_id"].nunique() < self.n_folds:
             raise ValueError(f"{rows['subject_id'].nunique()} labelled subjects cannot make {self.n_folds} folds")
-        folds = StratifiedGroupKFold(n_splits=self.n_folds, shuffle=True, random_state=self.seed)
+        sites = rows.drop_duplicates("subject_id")["site"].astype(str).value_counts()
+        if sites.min() >= self.n_folds:
+            folds = StratifiedGroupKFold(n_splits=self.n_folds, shuffle=True, random_state=self.seed)
+        else:  # a site too small to appear in every fold: stratification is impossible, group only
+            log.warning("site(s) with fewer than %d subjects: folds are grouped by subject, not stratified by site",
+                        self.n_folds)
+            folds = GroupKFold(n_splits=self.n_folds, shuffle=True, random_state=self.seed)
         parts = list(folds.split(rows, rows["site"].astype(str), groups=rows["subject_id"]))
         train_idx, val_idx = parts[self.fold]
         return Split(rows.iloc[train_idx], rows.iloc[val_idx], f"kfold{self.n_folds}_fold{self.fold}")
