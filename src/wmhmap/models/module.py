@@ -3,7 +3,6 @@ on whole volumes by sliding window with the challenge Dice (label 2 masked out).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -114,7 +113,7 @@ class SegmentationModule(pl.LightningModule):
         checkpoint["wmhmap"] = {
             "net": self.net_config,
             "patch_size": list(self.patch_size),
-            "preprocessing": None if preprocessing is None else dataclasses.asdict(preprocessing),
+            "preprocessing": None if preprocessing is None else preprocessing.to_dict(),
             "best_dice": self.best_dice,
         }
 

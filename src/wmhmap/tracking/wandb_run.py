@@ -12,7 +12,12 @@ from typing import Any
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-__all__ = ["tracked_run", "log_table", "log_figure", "wandb_settings_env"]
+__all__ = ["tracked_run", "log_table", "log_figure", "wandb_settings_env", "plain_config"]
+
+
+def plain_config(cfg: DictConfig) -> dict[str, Any]:
+    """The resolved config as plain containers, without Hydra's own ``hydra`` node."""
+    return OmegaConf.to_container(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), resolve=True)
 
 
 def wandb_settings_env(run_dir: str | Path, mode: str) -> dict[str, str]:
@@ -44,7 +49,7 @@ def tracked_run(
     run_dir.mkdir(parents=True, exist_ok=True)
     os.environ.update(wandb_settings_env(run_dir, mode))
     if isinstance(config, DictConfig):
-        config = OmegaConf.to_container(config, resolve=True)
+        config = plain_config(config)
     run = wandb.init(
         project=tracking.get("project", "wmhmap"),
         entity=tracking.get("entity"),

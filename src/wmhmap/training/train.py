@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from wmhmap.augment import compose
 from wmhmap.models.module import SegmentationModule
-from wmhmap.tracking import wandb_settings_env
+from wmhmap.tracking import plain_config, wandb_settings_env
 from wmhmap.training.datamodule import WMHDataModule
 
 __all__ = ["train", "resolve_ckpt_path"]
@@ -100,7 +100,7 @@ def train(cfg: DictConfig, run_dir: Path, extra_callbacks: list[pl.Callback] | N
     callbacks += list(extra_callbacks or [])
     loggers = _loggers(cfg, run_dir)
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
-    resolved = OmegaConf.to_container(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), resolve=True)
+    resolved = plain_config(cfg)
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(resolved))
     for logger in loggers:
         logger.log_hyperparams(resolved)
