@@ -5,17 +5,25 @@ Returns the best AUC (or that of ``objective.task`` / ``objective.feature_set``)
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import hydra
 from omegaconf import DictConfig
 
-from wmhmap.cli.common import CONF_DIR, run_dir
+from wmhmap.cli.common import CONF_DIR
+
+
+def run(cfg: DictConfig, trial: Any = None) -> float:
+    """Classify on a composed config; returns the objective AUC."""
+    from wmhmap.classify.stage import run_classify
+
+    return run_classify(cfg, Path(cfg.paths.run_dir)).objective
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="classify")
 def main(cfg: DictConfig) -> float:
-    from wmhmap.classify.stage import run_classify
-
-    return run_classify(cfg, run_dir()).objective
+    return run(cfg)
 
 
 if __name__ == "__main__":
