@@ -17,9 +17,9 @@ def run(cfg: DictConfig, trial: Any = None) -> float:
 
     callbacks = []
     if trial is not None:
-        from optuna_integration import PyTorchLightningPruningCallback
+        from wmhmap.sweep.pruning import LightningPruningCallback
 
-        callbacks.append(PyTorchLightningPruningCallback(trial, monitor="val/dice"))
+        callbacks.append(LightningPruningCallback(trial, monitor="val/dice"))
     return float(train(cfg, Path(cfg.paths.run_dir), extra_callbacks=callbacks)["metrics"]["val/dice_best"])
 
 
