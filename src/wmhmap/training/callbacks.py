@@ -9,7 +9,7 @@ from pytorch_lightning.loggers import WandbLogger
 
 from wmhmap.plotting import overlay_figure
 
-__all__ = ["ValidationOverlays", "ParameterCount"]
+__all__ = ["ValidationOverlays", "ParameterCount", "CheckpointArtifact"]
 
 
 class ValidationOverlays(pl.Callback):
@@ -42,3 +42,20 @@ class ParameterCount(pl.Callback):
         trainable = sum(p.numel() for p in pl_module.parameters() if p.requires_grad)
         for logger in trainer.loggers:
             logger.log_hyperparams({"model/params_total": total, "model/params_trainable": trainable})
+
+
+class CheckpointArtifact(pl.Callback):
+    """At the end of fitting, log the best checkpoint to W&B as a model artifact (works offline too)."""
+
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        best = getattr(trainer.checkpoint_callback, "best_model_path", "")
+        if not trainer.is_global_zero or not best or not Path(best).is_file():
+            return
+        import wandb
+
+        for logger in trainer.loggers:
+            if isinstance(logger, WandbLogger):
+                artifact = wandb.Artifact(f"model-{logger.experiment.id}", type="model",
+                                          metadata={"val/dice_best": float(getattr(pl_module, "best_dice", 0.0))})
+                artifact.add_file(best, name="best.ckpt")
+                logger.experiment.log_artifact(artifact, aliases=["best"])

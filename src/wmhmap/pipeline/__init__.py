@@ -1,0 +1,1 @@
+"""Running several stages in one process (the demo, experiment presets)."""
