@@ -7,10 +7,11 @@ STAMP := $(VENV)/.installed
 export WANDB_MODE ?= offline
 export WANDB_SILENT ?= true
 
-.PHONY: install demo test bench lint clean
+.PHONY: install system-deps demo test bench lint clean
 
 install: $(STAMP)
 
+# torch first: the CPU wheel; an open torch requirement would pull a multi-GB CUDA build.
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
@@ -18,10 +19,26 @@ $(STAMP): pyproject.toml
 	$(PIP) install --quiet -e .[dev]
 	touch $(STAMP)
 
+# Programs some tests drive for real: a PostgreSQL server (parallel Optuna workers) and a headless
+# Chromium (the report page). Installed from Debian's packages when missing and we may; otherwise
+# those tests skip with the reason.
+system-deps:
+	@missing=""; \
+	command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "note:$$missing not installed (needs root and apt-get); the tests that use them will skip"; \
+	  fi; \
+	fi
+
 demo: install
 	$(VENV)/bin/wmhmap-demo
 
-test: install
+test: install system-deps
 	$(PY) -m pytest
 
 bench: install

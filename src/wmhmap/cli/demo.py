@@ -13,11 +13,11 @@ from wmhmap.cli.common import CONF_DIR
 
 def run(cfg: DictConfig, trial: Any = None) -> None:
     """Run every stage of the demo and print where the results are."""
-    from wmhmap.pipeline.demo import run_demo
+    from wmhmap.pipeline.demo import headline, run_demo
 
     run_dir = Path(cfg.paths.run_dir).absolute()
     summary = run_demo(cfg, run_dir)
-    print("\n" + summary.to_markdown(index=False))
+    print("\n" + summary.to_markdown(index=False) + "\n\n" + headline(run_dir))
     print(f"\nDemo outputs: {run_dir}")
 
 

@@ -10,7 +10,23 @@ from omegaconf import DictConfig, OmegaConf
 from wmhmap.io.atomic import atomic_path
 from wmhmap.pipeline.runner import run_stage
 
-__all__ = ["run_demo"]
+__all__ = ["run_demo", "headline"]
+
+
+def headline(run_dir: Path) -> str:
+    """The demo's figures to print at the end: segmentation metrics and the classification table."""
+    parts = []
+    evaluation = run_dir / "evaluate" / "summary.csv"
+    if evaluation.is_file():
+        overall = pd.read_csv(evaluation).query("grouping == 'all'")
+        columns = [f"{m}_mean" for m in ("dice", "hd95", "avd", "recall", "f1")]
+        parts.append("## Segmentation (synthetic test subjects)\n\n"
+                     + overall[["n", *columns]].round(3).to_markdown(index=False))
+    for name in ("results.md",):
+        table = run_dir / "classify" / name
+        if table.is_file():
+            parts.append("## Classification, AUC [95% CI]\n\n" + table.read_text().strip())
+    return "\n\n".join(parts)
 
 
 def run_demo(cfg: DictConfig, run_dir: Path) -> pd.DataFrame:
@@ -24,5 +40,6 @@ def run_demo(cfg: DictConfig, run_dir: Path) -> pd.DataFrame:
                      "seconds": round(seconds, 1), "outputs": str(run_dir / stage)})
     summary = pd.DataFrame(rows)
     with atomic_path(run_dir / "demo_summary.md") as tmp:
-        tmp.write_text("# wmhmap demo (synthetic cohort)\n\n" + summary.to_markdown(index=False) + "\n")
+        tmp.write_text("# wmhmap demo (synthetic cohort)\n\n" + summary.to_markdown(index=False) + "\n\n"
+                       + headline(run_dir) + "\n")
     return summary
