@@ -47,3 +47,19 @@ def tiny_cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
                             progress=False, montage_subjects=2)
     write_manifest(frame, root / "synthetic" / "manifest.csv")
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_demo(tmp_path_factory: pytest.TempPathFactory, tiny_cohort: Path) -> Path:
+    """The demo pipeline run once on the tiny cohort with a smoke-sized model; returns its run directory."""
+    from wmhmap.cli.common import compose_stage
+    from wmhmap.pipeline.demo import run_demo
+
+    run_dir = tmp_path_factory.mktemp("demo")
+    cfg = compose_stage("demo", [
+        f"paths.data_dir={tiny_cohort}",
+        "~stages.prepare",
+        'stages.train=["experiment=smoke","trainer.max_epochs=3","datamodule.samples_per_epoch=16"]',
+    ], run_dir)
+    run_demo(cfg, run_dir)
+    return run_dir
