@@ -130,3 +130,10 @@ def test_ddp_on_two_cpu_processes(tmp_path: Path, tiny_cohort: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     assert "distributed_backend=gloo" in done.stderr + done.stdout
     assert (tmp_path / "ddp" / "metrics.yaml").is_file()
+
+
+def test_slurm_launcher_config_composes(tmp_path: Path) -> None:
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="hydra-submitit-launcher not installed")
+    cfg = _cfg(tmp_path, overrides=["hydra/launcher=slurm_gpu", "trainer=gpu"], base=["logger=csv"])
+    assert cfg.hydra.launcher._target_.endswith("SlurmLauncher")
+    assert cfg.hydra.launcher.gpus_per_node == 1 and cfg.trainer.precision == "bf16-mixed"
