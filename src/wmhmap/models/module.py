@@ -85,7 +85,7 @@ class SegmentationModule(pl.LightningModule):
             self._val_dice.append(challenge_dice(ref == 1, (out == 1) & (ref != 2)))
             if len(self.last_val_examples) < self.n_examples:
                 self.last_val_examples.append(
-                    {"subject_id": batch["subject_id"][b], "image": batch["image"][b, 0].cpu().numpy(),
+                    {"subject_id": f"{batch['subject_id'][b]} {batch['session'][b]}", "image": batch["image"][b, 0].cpu().numpy(),
                      "reference": ref == 1, "prediction": out == 1}
                 )
         loss = self.loss(torch.log(probs.clamp_min(1e-8)), batch["label"])
