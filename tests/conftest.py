@@ -60,6 +60,11 @@ def tiny_demo(tmp_path_factory: pytest.TempPathFactory, tiny_cohort: Path) -> Pa
         f"paths.data_dir={tiny_cohort}",
         "~stages.prepare",
         'stages.train=["experiment=smoke","trainer.max_epochs=3","datamodule.samples_per_epoch=16"]',
+        # Only the test subjects are quantified, and classification (tested on its own) is left out:
+        # a ten-subject cohort has too few subjects for nested cross-validation.
+        'stages.quantify=["manifest=${paths.data_dir}/synthetic/manifest.csv","splits=[test]",'
+        '"~atlas@schemes.depth","~atlas@schemes.bullseye","reference_resolution=2"]',
+        "~stages.classify",
     ], run_dir)
     run_demo(cfg, run_dir)
     return run_dir

@@ -33,3 +33,21 @@ def test_demo_chain_writes_every_stage_output(tiny_demo: Path, tiny_cohort: Path
         assert (tiny_demo / "evaluate" / name).is_file(), name
     summary = (tiny_demo / "demo_summary.md").read_text()
     assert "Segmentation" in summary and "| evaluate" in summary
+
+
+def test_demo_quantifies_reference_and_predicted_masks(tiny_demo: Path, tiny_cohort: Path) -> None:
+    manifest = read_manifest(tiny_cohort / "synthetic" / "manifest.csv")
+    n_test = int((manifest["split"] == "test").sum())
+    for step in ("quantify", "quantify_predicted"):
+        features = pd.read_csv(tiny_demo / step / "features.csv")
+        assert len(features) == n_test
+        regional = [c for c in features.columns if c.startswith("wmh_ml__builtin__")]
+        assert regional and {"wmh_total_ml", "icv_ml", "vol_ml__lateral_ventricles"} <= set(features.columns)
+        ok = features[features["registration_ok"]]
+        # Regions partition the lesion load (within a voxel's rounding) wherever registration passed QC.
+        assert (ok[regional].sum(axis=1) <= ok["wmh_total_ml"] + 1e-6).all()
+    reference = pd.read_csv(tiny_demo / "quantify" / "features.csv").set_index(["subject_id", "session"])
+    truth = pd.read_csv(tiny_cohort / "synthetic" / "truth.csv").set_index(["subject_id", "session"])
+    joined = reference.join(truth, rsuffix="_truth", how="inner")
+    assert len(joined) == n_test
+    assert abs(joined["wmh_total_ml"] - joined["wmh_ml"]).max() < 0.05

@@ -30,14 +30,19 @@ def headline(run_dir: Path) -> str:
 
 
 def run_demo(cfg: DictConfig, run_dir: Path) -> pd.DataFrame:
-    """Run the stages listed in ``cfg.stages`` in order; returns and writes a table of what each gave."""
-    stages = OmegaConf.to_container(cfg.stages, resolve=True)
+    """Run the steps listed in ``cfg.stages`` in order; returns and writes a table of what each gave.
+
+    A step is ``<stage>: [overrides]``, or ``<name>: {stage: <stage>, overrides: [...]}`` to run one
+    stage twice (e.g. quantifying reference and predicted masks); each writes into ``run_dir/<name>``.
+    """
+    steps = OmegaConf.to_container(cfg.stages, resolve=True)
     common = list(OmegaConf.to_container(cfg.common, resolve=True))
     rows = []
-    for stage, overrides in stages.items():
-        value, seconds = run_stage(stage, [*common, *overrides], run_dir / stage)
-        rows.append({"stage": stage, "value": value if isinstance(value, int | float) else None,
-                     "seconds": round(seconds, 1), "outputs": str(run_dir / stage)})
+    for name, step in steps.items():
+        stage, overrides = (step["stage"], step["overrides"]) if isinstance(step, dict) else (name, step)
+        value, seconds = run_stage(stage, [*common, *overrides], run_dir / name)
+        rows.append({"step": name, "stage": stage, "value": value if isinstance(value, int | float) else None,
+                     "seconds": round(seconds, 1), "outputs": str(run_dir / name)})
     summary = pd.DataFrame(rows)
     with atomic_path(run_dir / "demo_summary.md") as tmp:
         tmp.write_text("# wmhmap demo (synthetic cohort)\n\n" + summary.to_markdown(index=False) + "\n\n"
