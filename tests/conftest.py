@@ -65,6 +65,7 @@ def tiny_demo(tmp_path_factory: pytest.TempPathFactory, tiny_cohort: Path) -> Pa
         'stages.quantify=["manifest=${paths.data_dir}/synthetic/manifest.csv","splits=[test]",'
         '"~atlas@schemes.depth","~atlas@schemes.bullseye","reference_resolution=2"]',
         "~stages.classify",
+        "~stages.report",
     ], run_dir)
     run_demo(cfg, run_dir)
     return run_dir

@@ -19,6 +19,9 @@ def run(cfg: DictConfig, trial: Any = None) -> None:
     summary = run_demo(cfg, run_dir)
     print("\n" + summary.to_markdown(index=False) + "\n\n" + headline(run_dir))
     print(f"\nDemo outputs: {run_dir}")
+    report = run_dir / "report" / "report.html"
+    if report.is_file():
+        print(f"Report: {report}")
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="demo")
