@@ -19,7 +19,8 @@ def test_demo_chain_writes_every_stage_output(tiny_demo: Path, tiny_cohort: Path
     assert (tiny_demo / "train" / "csv" / "metrics.csv").is_file()
 
     predictions = pd.read_csv(tiny_demo / "predict" / "predictions" / "predictions.csv")
-    assert sorted(zip(predictions.subject_id, predictions.session)) == sorted(zip(test_rows.subject_id, test_rows.session))
+    assert sorted(zip(predictions.subject_id, predictions.session, strict=True)) == sorted(
+        zip(test_rows.subject_id, test_rows.session, strict=True))
     for row in test_rows.itertuples():
         mask = nib.load(tiny_demo / "predict" / "predictions" / row.subject_id / row.session / "wmh_mask.nii.gz")
         flair = nib.load(row.flair)

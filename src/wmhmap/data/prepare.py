@@ -13,7 +13,7 @@ from omegaconf import DictConfig
 from wmhmap.data.manifest import read_manifest, write_manifest
 from wmhmap.data.summary import cohort_counts, lesion_load_ml, lesion_load_quartiles
 from wmhmap.io.atomic import atomic_path
-from wmhmap.preprocessing import preprocess_manifest, preprocess_config
+from wmhmap.preprocessing import preprocess_config, preprocess_manifest
 from wmhmap.tracking import log_table, tracked_run
 
 __all__ = ["run_prepare"]

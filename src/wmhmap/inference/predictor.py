@@ -5,8 +5,8 @@ back to the input's own grid."""
 from __future__ import annotations
 
 import itertools
-from contextlib import nullcontext
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
