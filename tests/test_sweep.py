@@ -208,6 +208,25 @@ def test_trials_used_counts_a_retry_instead_of_the_trial_it_replaces(tmp_path: P
     assert trials_used(study) == 3
 
 
+def test_a_trial_whose_worker_died_before_its_first_heartbeat_is_retried(tmp_path: Path) -> None:
+    cfg = _study_cfg(tmp_path, n_trials=3, heartbeat_interval=1, max_retry=1)
+    orphan = open_study(cfg).ask({"x": optuna.distributions.FloatDistribution(0.0, 1.0),
+                                  "k": optuna.distributions.CategoricalDistribution(["a", "b", "c"])})
+    young = run_study({**cfg, "n_trials": 1}, lambda *a: 0.0, tmp_path / "trials")
+    # Within the grace period a trial with no heartbeat may be another worker's, just asked: it counts.
+    assert [t.state for t in young.get_trials()] == [TrialState.RUNNING]
+    time.sleep(2.2)  # past the grace period (two heartbeat intervals)
+
+    def runner(overrides: Sequence[str], run_dir: Path, trial: optuna.Trial) -> float:
+        return expected_value(trial.params)
+
+    trials = run_study(cfg, runner, tmp_path / "trials").get_trials()
+    assert trials[0].state == TrialState.FAIL
+    assert [t.state for t in trials[1:]] == [TrialState.COMPLETE] * 3
+    assert trials[1].system_attrs["failed_trial"] == orphan.number
+    assert trials[1].params == orphan.params  # the dead trial's parameters were queued again
+
+
 def test_study_options_are_checked(tmp_path: Path) -> None:
     with pytest.raises(SweepConfigError, match="direction must be maximize or minimize"):
         open_study(_study_cfg(tmp_path, direction="up"))

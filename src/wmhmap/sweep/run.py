@@ -4,6 +4,7 @@ passes, write ``trials.csv`` and ``best.yaml``, print them, and log the study to
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +71,9 @@ def run_study(cfg: DictConfig | Mapping[str, Any], runner: StageRunner, trials_d
     objective = Objective(parse_space(cfg.get("space")), base, runner, trials_dir)
     study = open_study(cfg)
     budget = n_trials if n_trials is not None else float("inf")
+    with warnings.catch_warnings():  # a dead worker's trial must not hold a place in the budget
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
     used = trials_used(study)
     if used >= budget:
         log.info("study %s already has %d of %d trials: nothing to run", study.study_name, used, n_trials)

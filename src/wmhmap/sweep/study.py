@@ -1,6 +1,7 @@
 """Optuna studies on an RDB storage: SQLite by default, any SQLAlchemy URL (PostgreSQL, MySQL) for
 parallel workers. Studies are created or loaded by name, so a killed sweep resumes where it stopped;
-heartbeats mark a killed worker's trial as failed and queue its parameters again."""
+heartbeats mark a killed worker's trial as failed and queue its parameters again, including a trial whose
+worker died before its first heartbeat."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import logging
 import time
 import warnings
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,31 @@ _PRUNERS = {"median": optuna.pruners.MedianPruner, "percentile": optuna.pruners.
             "hyperband": optuna.pruners.HyperbandPruner, "none": optuna.pruners.NopPruner}
 
 
+class _Storage(RDBStorage):
+    """RDBStorage whose stale trials also include running trials that never beat, started over the grace
+    period ago: Optuna skips those, so a worker killed between ``ask`` and its first heartbeat would leave
+    a trial running forever, holding a place in the budget."""
+
+    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        stale = super()._get_stale_trial_ids(study_id)
+        grace = timedelta(seconds=self.grace_period or 2 * self.heartbeat_interval)
+        now = datetime.now()  # datetime_start is the asking worker's local time, as Optuna stores it
+        for trial in self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,)):
+            if trial._trial_id in stale or trial.datetime_start is None or now - trial.datetime_start <= grace:
+                continue
+            if self._trial_has_heartbeat(trial._trial_id):
+                continue
+            stale.append(trial._trial_id)
+        return stale
+
+    def _trial_has_heartbeat(self, trial_id: int) -> bool:
+        from optuna.storages._rdb import models
+        from optuna.storages._rdb.storage import _create_scoped_session
+
+        with _create_scoped_session(self.scoped_session) as session:
+            return session.query(models.TrialHeartbeatModel).filter_by(trial_id=trial_id).first() is not None
+
+
 def open_storage(url: str, heartbeat_interval: int | None = 60, max_retry: int | None = 1) -> RDBStorage:
     """An RDB storage for ``url``; a SQLite file's folder is created and waits on locks from other workers.
 
@@ -48,7 +75,7 @@ def open_storage(url: str, heartbeat_interval: int | None = 60, max_retry: int |
         engine_kwargs = {"pool_pre_ping": True}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return RDBStorage(
+        return _Storage(
             url,
             engine_kwargs=engine_kwargs,
             heartbeat_interval=heartbeat_interval,
