@@ -120,6 +120,26 @@ def test_feature_sets_select_scale_and_add_demographics():
         build_features(bad_sex, regional, columns=columns, sex_codes={"F": 0, "M": 1}, volume_pattern=".*")
 
 
+def test_log_wmh_takes_log1p_of_wmh_volumes_only():
+    frame = simulate_cohort(n_per_class=3)
+    columns = {"icv": "icv_ml"}
+    both = ("wmh_total_ml", "wmh_ml__builtin__region0", "vol_ml__gm")
+    X = build_features(frame, FeatureSet("s", "s", both, log_wmh=True), columns=columns, sex_codes={},
+                       volume_pattern="(wmh_.*|vol_ml__.*)")
+    np.testing.assert_allclose(X["wmh_ml__builtin__region0"], np.log(1 + frame["wmh_ml__builtin__region0"]))
+    np.testing.assert_allclose(X["vol_ml__gm"], frame["vol_ml__gm"])  # atrophy volumes stay linear
+    per_icv = build_features(frame, FeatureSet("s", "s", both, normalise_by_icv=True, log_wmh=True),
+                             columns=columns, sex_codes={}, volume_pattern="(wmh_.*|vol_ml__.*)")
+    # mL per litre of ICV: 2 mL in a 1,000 mL ICV -> log(1 + 2).
+    expected = np.log1p(1000 * frame["wmh_total_ml"] / frame["icv_ml"])
+    np.testing.assert_allclose(per_icv["wmh_total_ml"], expected)
+    np.testing.assert_allclose(per_icv["vol_ml__gm"], frame["vol_ml__gm"] / frame["icv_ml"])
+    negative = frame.assign(wmh_total_ml=-frame["wmh_total_ml"])
+    with pytest.raises(InputError, match=r"log_wmh\): negative volumes in \['wmh_total_ml'\]"):
+        build_features(negative, FeatureSet("s", "s", both, log_wmh=True), columns=columns, sex_codes={},
+                       volume_pattern=".*", source="cohort.csv")
+
+
 def test_search_space_validation_and_suggestions():
     space = {"C": {"type": "float", "low": 1e-3, "high": 10.0, "log": True},
              "max_depth": {"type": "int", "low": 2, "high": 8},

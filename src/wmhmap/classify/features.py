@@ -1,5 +1,6 @@
 """Feature sets: which table columns a model sees (exact names or regular expressions), optionally
-with age and sex, volumes optionally divided by intracranial volume, plus the ``meta__`` columns
+with age and sex, volumes optionally divided by intracranial volume, WMH volumes optionally
+log-transformed (their distribution is strongly right-skewed), plus the ``meta__`` columns
 (site, ComBat covariates) that only the harmonisation step reads and then drops."""
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ META_PREFIX = "meta__"
 
 @dataclass(frozen=True)
 class FeatureSet:
-    """A named set of columns: ``include`` patterns (full-match regex or exact names), demographics, ICV scaling."""
+    """A named set of columns: ``include`` patterns (full-match regex or exact names), demographics, ICV scaling,
+    log transform of WMH volumes."""
 
     name: str
     label: str
@@ -38,10 +40,12 @@ class FeatureSet:
     exclude: tuple[str, ...] = ()
     with_demographics: bool = False
     normalise_by_icv: bool = False
+    log_wmh: bool = False
 
 
 def feature_set_from_config(name: str, node: Mapping[str, Any], defaults: Mapping[str, Any]) -> FeatureSet:
-    """A FeatureSet from its config node; ``with_demographics``/``normalise_by_icv`` left null take ``defaults``."""
+    """A FeatureSet from its config node; ``with_demographics``/``normalise_by_icv``/``log_wmh`` left null take
+    ``defaults``."""
     include = node.get("include")
     if not include:
         raise ValueError(f"feature set {name!r} has no 'include' patterns")
@@ -59,6 +63,7 @@ def feature_set_from_config(name: str, node: Mapping[str, Any], defaults: Mappin
         exclude=tuple(str(p) for p in (node.get("exclude") or ())),
         with_demographics=flag("with_demographics"),
         normalise_by_icv=flag("normalise_by_icv"),
+        log_wmh=flag("log_wmh"),
     )
 
 
@@ -96,11 +101,14 @@ def build_features(
     columns: Mapping[str, str | None],
     sex_codes: Mapping[str, float],
     volume_pattern: str,
+    log_pattern: str = "wmh_.*",
     meta: Sequence[str] = (),
     source: str | Path = "feature table",
 ) -> pd.DataFrame:
-    """The model input X for ``feature_set``: selected columns (volumes / ICV if asked), age and sex if
-    asked, and ``meta__<role>`` columns for each role in ``meta`` (e.g. site, age, sex; see META_PREFIX).
+    """The model input X for ``feature_set``: selected columns (volumes / ICV if asked; then, if asked,
+    ``log1p`` of the columns matching ``log_pattern``, in mL or, divided by ICV, in mL per litre of ICV),
+    age and sex if asked, and ``meta__<role>`` columns for each role in ``meta`` (e.g. site, age, sex;
+    see META_PREFIX).
 
     ``columns`` maps roles (age, sex, icv, site) to table column names.
     """
@@ -115,6 +123,13 @@ def build_features(
         volumes = [c for c in selected if re.fullmatch(volume_pattern, c)]
         denominator = frame[icv].astype(float).where(frame[icv] > 0)
         X[volumes] = X[volumes].div(denominator, axis=0)
+    if feature_set.log_wmh:
+        logged = [c for c in selected if re.fullmatch(log_pattern, c)]
+        values = X[logged] * (1000.0 if feature_set.normalise_by_icv else 1.0)
+        bad = [c for c in logged if (values[c] < 0).any()]
+        if bad:
+            raise InputError(source, f"feature set {feature_set.name!r} (log_wmh): negative volumes in {bad}")
+        X[logged] = np.log1p(values)
     if feature_set.with_demographics:
         for role in ("age", "sex"):
             column = _role_column(frame, columns, role, source, f"feature set {feature_set.name!r} (with_demographics)")

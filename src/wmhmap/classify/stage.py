@@ -113,7 +113,8 @@ def resolve_tasks(cfg: DictConfig, labels: pd.Series) -> list[Task]:
 
 def resolve_feature_sets(cfg: DictConfig) -> list[FeatureSet]:
     """Feature sets from ``cfg.features`` (name -> spec), in config order."""
-    defaults = {"with_demographics": cfg.with_demographics, "normalise_by_icv": cfg.normalise_by_icv}
+    defaults = {"with_demographics": cfg.with_demographics, "normalise_by_icv": cfg.normalise_by_icv,
+                "log_wmh": cfg.log_wmh}
     sets = [feature_set_from_config(name, _plain(node), defaults) for name, node in cfg.features.items()]
     if not sets:
         raise WmhmapError("no feature sets configured (features=[global,regional,...])")
@@ -123,7 +124,8 @@ def resolve_feature_sets(cfg: DictConfig) -> list[FeatureSet]:
 def _features(frame: pd.DataFrame, fset: FeatureSet, cfg: DictConfig) -> pd.DataFrame:
     meta = ["site", *cfg.harmonisation.covariates] if cfg.harmonisation.enabled else []
     return build_features(frame, fset, columns=_plain(cfg.columns), sex_codes=_plain(cfg.sex_codes),
-                          volume_pattern=cfg.volume_pattern, meta=meta, source=cfg.table)
+                          volume_pattern=cfg.volume_pattern, log_pattern=cfg.log_pattern, meta=meta,
+                          source=cfg.table)
 
 
 def _pipeline(cfg: DictConfig, fset: FeatureSet) -> Any:
